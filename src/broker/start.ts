@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { brokerConfig, parseListener, type BrokerConfig } from '../config.js';
+import { defaultIo } from '../io/select.js';
+import type { Io } from '../io/types.js';
+import { createLogger, type Logger } from '../logger.js';
+import { LogManager } from '../storage/log-manager.js';
+import { Broker } from './broker.js';
+
+export interface StartBrokerOptions {
+  /** Port to listen on; 0 picks a free one. Overrides `listeners`. */
+  port?: number;
+  /** Interface to listen on (default 127.0.0.1). Overrides `listeners`. */
+  host?: string;
+  /** Data directory. Without one the broker uses a temporary directory it removes on close. */
+  dataDir?: string;
+  /** Kafka broker settings by their server.properties names. */
+  config?: Record<string, string | number | boolean> | BrokerConfig;
+  io?: Io;
+  logger?: Logger;
+}
+
+export interface RunningBroker {
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, ready for a client's bootstrap servers. */
+  readonly bootstrap: string;
+  readonly dataDir: string;
+  readonly broker: Broker;
+  close(): Promise<void>;
+}
+
+/** Starts a broker; resolves once it accepts connections. `close()` shuts it down cleanly. */
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'penstock-'));
+  const config = brokerConfig({ ...(options.config as Record<string, string | number | boolean>), 'log.dirs': dataDir });
+  const listener = parseListener(config.listeners);
+  const host = options.host ?? (options.port !== undefined && !options.config?.listeners ? '127.0.0.1' : listener.host);
+  const port = options.port ?? listener.port;
+  const logger = options.logger ?? createLogger();
+  const io = options.io ?? defaultIo();
+
+  const logs = await LogManager.open({ dataDir, config, io });
+  const broker = new Broker(config, logs, io, logger);
+  let bound: { host: string; port: number };
+  try {
+    bound = await broker.listen(host, port);
+  } catch (err) {
+    await logs.close();
+    if (temporary) fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  logger.info({ host: bound.host, port: bound.port, dataDir, io: io.kind, clusterId: logs.clusterId }, 'broker started');
+
+  let closed: Promise<void> | undefined;
+  return {
+    host: bound.host,
+    port: bound.port,
+    bootstrap: `${bound.host}:${bound.port}`,
+    dataDir,
+    broker,
+    close() {
+      closed ??= broker.close().then(() => {
+        logger.info({ dataDir }, 'broker stopped');
+        if (temporary) fs.rmSync(dataDir, { recursive: true, force: true });
+      });
+      return closed;
+    },
+  };
+}
