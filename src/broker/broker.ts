@@ -17,9 +17,17 @@ export interface AdvertisedApi {
   maxVersion: number;
 }
 
-/** Hooks an operator's metrics module can attach; the broker works without them. */
+/**
+ * Events a metrics module can count; the broker works without one. Values that can be read at any
+ * moment (connections, log sizes, send stats, group lag) are read from the broker when scraped instead.
+ */
 export interface BrokerMetricsHooks {
-  onResponse(apiKey: number, parts: readonly unknown[]): void;
+  /** A request was answered (or, for acks=0, finished) after `seconds`; `requestBytes` is its frame size. */
+  requestCompleted(apiKey: number, apiVersion: number, seconds: number, requestBytes: number): void;
+  /** Records were appended to a topic by Produce. */
+  produced(topic: string, records: number, bytes: number): void;
+  /** Record bytes were handed to a consumer by Fetch. */
+  fetched(topic: string, bytes: number): void;
 }
 
 /**

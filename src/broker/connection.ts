@@ -108,6 +108,7 @@ export class Connection {
     const body = decodeRequestBody(apiKey, apiVersion, reader);
     this.requestsHandled++;
 
+    const startedAt = performance.now();
     const fill = this.responses.reserve();
     const releases: (() => void)[] = [];
     const ctx: RequestContext = {
@@ -124,7 +125,10 @@ export class Connection {
       for (const release of releases) release();
     };
     const respond = (result: unknown): void => {
-      if (result === NO_RESPONSE) return fill(null, afterSend);
+      if (result === NO_RESPONSE) {
+        this.broker.metrics?.requestCompleted(apiKey, apiVersion, (performance.now() - startedAt) / 1000, frame.length + 4);
+        return fill(null, afterSend);
+      }
       let parts: SendPart[];
       try {
         parts = encodeResponseFrame(apiKey, apiVersion, correlationId, result as ResponseBody);
@@ -133,7 +137,7 @@ export class Connection {
         return this.close('could not encode a response', { apiKey, apiVersion, err: String((err as Error)?.stack ?? err) });
       }
       fill(parts, afterSend);
-      this.broker.metrics?.onResponse(apiKey, parts);
+      this.broker.metrics?.requestCompleted(apiKey, apiVersion, (performance.now() - startedAt) / 1000, frame.length + 4);
     };
     const fail = (err: unknown): void => {
       fill(null, afterSend);

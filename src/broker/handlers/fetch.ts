@@ -79,6 +79,7 @@ function readOnce(ctx: RequestContext, request: FetchRequest): FetchRead {
         releases.push(read.release);
         const length = read.region?.length ?? 0;
         if (length > 0) {
+          broker.metrics?.fetched(topic.topic, length);
           minOneBatch = false;
           bytesLeft -= length;
           bytes += length;

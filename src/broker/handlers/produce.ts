@@ -26,14 +26,13 @@ export async function handleProduce(ctx: RequestContext, request: ProduceRequest
         if (!partition.records || partition.records.length === 0) {
           throw new KafkaError('INVALID_RECORD', 'produce request carries no record batch', { topic: topic.name, partition: index });
         }
-        return log.append(partition.records as Buffer).then(
-          (info): ProduceResponsePartitionProduceResponse => ({
-            index,
-            errorCode: ErrorCode.NONE,
-            baseOffset: info.baseOffset,
-            logAppendTimeMs: info.logAppendTime,
-            logStartOffset: info.logStartOffset,
-          }),
+        const records = partition.records as Buffer;
+        return log.append(records).then(
+          (info): ProduceResponsePartitionProduceResponse => {
+            broker.metrics?.produced(topic.name, info.lastOffset - info.baseOffset + 1, records.length);
+            const { baseOffset, logAppendTime: logAppendTimeMs, logStartOffset } = info;
+            return { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs, logStartOffset };
+          },
           (err: unknown) => failed(index, errorCodeOf(err), err, topic.name),
         );
       } catch (err) {
