@@ -8,6 +8,7 @@ import type { LogManager } from '../storage/log-manager.js';
 import { Connection } from './connection.js';
 import { HANDLERS } from './handlers/index.js';
 import { FetchWaiters } from './fetch-waiters.js';
+import { GroupCoordinator } from './groups/coordinator.js';
 import type { SendStats } from './response-queue.js';
 import type { RequestContext } from './request-context.js';
 
@@ -42,6 +43,8 @@ export class Broker {
   private readonly advertisedByKey: Map<number, AdvertisedApi>;
   private closing: Promise<void> | undefined;
   readonly fetchWaiters = new FetchWaiters();
+  /** Consumer groups and committed offsets; `start()`ed by startBroker before the broker listens. */
+  readonly groups: GroupCoordinator;
   /** Bytes sent to clients, and how many of them went file → socket inside the kernel. */
   readonly sendStats: SendStats = { bytesOut: 0, zeroCopyBytes: 0 };
   metrics: BrokerMetricsHooks | undefined;
@@ -61,6 +64,7 @@ export class Broker {
       maxVersion: api.max,
     }));
     this.advertisedByKey = new Map(this.advertised.map((api) => [api.apiKey, api]));
+    this.groups = new GroupCoordinator({ config, logs, io, log });
     this.server = net.createServer((socket) => this.onConnection(socket));
     this.server.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
   }
@@ -139,12 +143,15 @@ export class Broker {
   private async shutdown(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.fetchWaiters.wakeAll();
+    // Answers parked JoinGroup/SyncGroup at once (else they hold the wait below) and drops group timers.
+    const groupsClosed = this.groups.close();
     const deadline = Date.now() + 5_000;
     while ([...this.connections].some((c) => c.hasPendingWork) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     for (const connection of this.connections) connection.socket.destroy();
     await stopped;
+    await groupsClosed;
     await this.logs.close();
   }
 }

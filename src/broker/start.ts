@@ -46,8 +46,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const broker = new Broker(config, logs, io, logger);
   let bound: { host: string; port: number };
   try {
+    // Committed offsets and groups are replayed before any client can ask for them.
+    await broker.groups.start();
     bound = await broker.listen(host, port);
   } catch (err) {
+    await broker.groups.close();
     await logs.close();
     if (temporary) fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;

@@ -3,12 +3,22 @@ import type { Handler } from '../request-context.js';
 import { handleApiVersions } from './api-versions.js';
 import { handleCreatePartitions } from './create-partitions.js';
 import { handleCreateTopics } from './create-topics.js';
+import { handleDeleteGroups } from './delete-groups.js';
 import { handleDeleteTopics } from './delete-topics.js';
 import { handleDescribeConfigs } from './describe-configs.js';
+import { handleDescribeGroups } from './describe-groups.js';
 import { handleFetch } from './fetch.js';
+import { handleFindCoordinator } from './find-coordinator.js';
+import { handleHeartbeat } from './heartbeat.js';
+import { handleJoinGroup } from './join-group.js';
+import { handleLeaveGroup } from './leave-group.js';
+import { handleListGroups } from './list-groups.js';
 import { handleListOffsets } from './list-offsets.js';
 import { handleMetadata } from './metadata.js';
+import { handleOffsetCommit } from './offset-commit.js';
+import { handleOffsetFetch } from './offset-fetch.js';
 import { handleProduce } from './produce.js';
+import { handleSyncGroup } from './sync-group.js';
 
 /** One handler per API key. The broker advertises exactly these, at the versions the codecs cover. */
 export const HANDLERS: Partial<Record<number, Handler>> = {
@@ -21,4 +31,14 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
   [ApiKey.DeleteTopics]: handleDeleteTopics,
   [ApiKey.DescribeConfigs]: handleDescribeConfigs,
   [ApiKey.CreatePartitions]: handleCreatePartitions,
+  [ApiKey.FindCoordinator]: handleFindCoordinator,
+  [ApiKey.JoinGroup]: handleJoinGroup,
+  [ApiKey.SyncGroup]: handleSyncGroup,
+  [ApiKey.Heartbeat]: handleHeartbeat,
+  [ApiKey.LeaveGroup]: handleLeaveGroup,
+  [ApiKey.OffsetCommit]: handleOffsetCommit,
+  [ApiKey.OffsetFetch]: handleOffsetFetch,
+  [ApiKey.ListGroups]: handleListGroups,
+  [ApiKey.DescribeGroups]: handleDescribeGroups,
+  [ApiKey.DeleteGroups]: handleDeleteGroups,
 };
