@@ -19,7 +19,7 @@ import {
   parsePartitionDirName,
   validateTopicName,
 } from '../../src/storage/log-manager.js';
-import { buildBatch, io, makeTempDir, removeDir } from './helpers.js';
+import { buildBatch, io, makeTempDir, readRegion, removeDir } from './helpers.js';
 
 let dir: string;
 const managers: LogManager[] = [];
@@ -196,7 +196,10 @@ describe('LogManager', () => {
     const t = await m.createTopic('gone', 2);
     await t.partitions[0]!.append(buildBatch([{ value: 'x' }]));
     const read = t.partitions[0]!.read(0, 1000, true); // a fetch in flight during the delete
+    const before = readRegion(read.region!);
     await m.deleteTopic('gone');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(readRegion(read.region!).equals(before)).toBe(true);
     expect(m.getTopic('gone')).toBeUndefined();
     expect(m.partition('gone', 0)).toBeUndefined();
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('gone'))).toEqual([]);

@@ -298,6 +298,8 @@ describe('group commit', () => {
     const promises = data.map((g) => log.append(g.buffer));
     expect(spy.appendvCalls).toBe(0); // nothing is written before the turn ends
     expect(log.highWatermark).toBe(0);
+    expect(log.read(0, 1 << 20, true).region).toBeNull(); // queued bytes are invisible to readers
+    await expectKafkaError(() => log.read(1, 1 << 20, true), ErrorCode.OFFSET_OUT_OF_RANGE);
     const results = await Promise.all(promises);
     expect(spy.appendvCalls).toBe(1);
     let next = 0;

@@ -126,7 +126,6 @@ describe('retention', () => {
     read.release();
     read.release(); // idempotent
     expect(first.activeReaders).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 20));
     let stillOpen = true;
     try {
       stillOpen = fs.fstatSync(read.region!.fd).ino === inode;
