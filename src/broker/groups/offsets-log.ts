@@ -9,10 +9,12 @@
  * synchronously when its append resolves, before the next write starts, so the coordinator's memory
  * always equals "the log up to the last resolved append".
  *
- * Growth is bounded by a snapshot, not a cleaner: once a partition holds more than
- * `offsets.topic.segment.bytes` and at least twice as many records as it has live keys (Kafka's cleaner
- * acts on rolled segments at a dirty ratio of 0.5), the live key set is appended as fresh batches at
- * offset S and the log start offset is raised to S, so the segments below S are deleted. A crash in
+ * Growth is bounded by a snapshot, not a cleaner: once a partition has rolled a segment (so there is
+ * something below the active segment to delete) and at least half its records are superseded (Kafka's
+ * cleaner acts on rolled segments at a dirty ratio of 0.5), the live key set is appended as fresh
+ * batches at offset S and the log start offset is raised to S, so the segments below S are deleted. That
+ * costs O(live keys) once per segment rolled, and keeps a partition within about two segments plus one
+ * copy of its live keys. A crash in
  * between is harmless: the snapshot repeats values that are already the latest, so replaying old + new
  * records gives the same state. Raising the log start offset needs a PartitionLog primitive
  * (`maybeIncrementLogStartOffset`, Kafka's name); without it no snapshot is written.
@@ -67,6 +69,8 @@ interface PartitionWriter {
   writing: boolean;
   /** A snapshot is queued or running: do not queue another. */
   snapshotQueued: boolean;
+  /** Log end offset below which the partition cannot be dirty enough yet (saves counting live keys). */
+  nextCheckOffset: number;
 }
 
 /** Writes queued while an append is in flight are combined up to this many bytes per batch. */
@@ -91,9 +95,8 @@ export class OffsetsLog {
     private readonly io: Io,
     private readonly log: Logger,
     private readonly partitionLogs: PartitionLog[],
-    private readonly snapshotMinBytes: number,
   ) {
-    this.writers = partitionLogs.map(() => ({ queue: [], writing: false, snapshotQueued: false }));
+    this.writers = partitionLogs.map(() => ({ queue: [], writing: false, snapshotQueued: false, nextCheckOffset: 0 }));
   }
 
   /**
@@ -114,7 +117,7 @@ export class OffsetsLog {
     if (topic.partitions.length !== config['offsets.topic.num.partitions']) {
       log.warn({ topic: OFFSETS_TOPIC, partitions: topic.partitions.length, configured: config['offsets.topic.num.partitions'] }, 'offsets topic exists with a different partition count; keeping it');
     }
-    return new OffsetsLog(logs, io, log, [...topic.partitions], config['offsets.topic.segment.bytes']);
+    return new OffsetsLog(logs, io, log, [...topic.partitions]);
   }
 
   get numPartitions(): number {
@@ -267,9 +270,14 @@ export class OffsetsLog {
   private maybeQueueSnapshot(partition: number, partitionLog: PartitionLog): void {
     const writer = this.writers[partition]!;
     if (writer.snapshotQueued || this.closed || !this.source) return;
-    if (partitionLog.size <= this.snapshotMinBytes) return;
-    const records = partitionLog.logEndOffset - partitionLog.logStartOffset;
-    if (records < 2 * this.source.liveKeyCount(partition)) return;
+    if (partitionLog.segmentCount < 2 || partitionLog.logEndOffset < writer.nextCheckOffset) return;
+    // Dirty ratio at least 0.5: as many superseded records as live ones. Counting live keys is
+    // O(groups), so the next count waits until the log could have become dirty by appends alone.
+    const dirtyAt = partitionLog.logStartOffset + 2 * this.source.liveKeyCount(partition);
+    if (partitionLog.logEndOffset < dirtyAt) {
+      writer.nextCheckOffset = dirtyAt;
+      return;
+    }
     if (typeof (partitionLog as unknown as LogStartRaiser).maybeIncrementLogStartOffset !== 'function') {
       if (!this.warnedNoSnapshot) {
         this.warnedNoSnapshot = true;
