@@ -300,19 +300,18 @@ export class GroupMetadata {
   }
 
   /**
-   * Offsets past their retention (Kafka's removeExpiredOffsets): an explicit expire timestamp wins; a
-   * consumer group's offsets expire `retentionMs` after it became Empty; a group without a protocol
-   * type (simple consumers that only commit) expires each offset `retentionMs` after its commit.
-   * A group with members keeps its offsets.
+   * Offsets past their retention (Kafka's removeExpiredOffsets): a group without a protocol type
+   * (simple consumers that only commit) expires each offset `retentionMs` after its commit; an Empty
+   * group expires them `retentionMs` after it became Empty; a commit that asked for its own retention
+   * (OffsetCommit v2-v4) expires at its expire timestamp instead. A group with members keeps its offsets
+   * (Kafka's expiry of unsubscribed topics in Stable consumer groups is not implemented).
    */
   expiredOffsets(now: number, retentionMs: number): TopicPartitionOffset[] {
     if (this.pendingOffsetCommits > 0) return [];
-    let base: ((c: CommittedOffset) => number) | null = null;
+    let base: (c: CommittedOffset) => number;
     if (this.protocolType === null) base = (c) => c.commitTimestamp;
     else if (this.is('Empty')) base = (c) => (this.currentStateTimestamp >= 0 ? this.currentStateTimestamp : c.commitTimestamp);
-    return this.allOffsets().filter((c) => {
-      if (c.expireTimestamp !== null) return now >= c.expireTimestamp;
-      return base !== null && now - base(c) >= retentionMs;
-    });
+    else return [];
+    return this.allOffsets().filter((c) => (c.expireTimestamp !== null ? now >= c.expireTimestamp : now - base(c) >= retentionMs));
   }
 }
