@@ -1,26 +1,13 @@
 import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { crc32cJs } from './crc32c.js';
+import { socketGone } from './socket.js';
 import { isFileRegion, type Io, type IoError, type SendPart, type SendResult } from './types.js';
+
+export { flushSocket, socketGone } from './socket.js';
 
 /** Chunk size for copying file regions through JS: large enough to amortise a pread, small enough to pool. */
 const COPY_CHUNK = 256 * 1024;
-
-/** Waits until everything Node has queued on the socket reached the kernel, or the socket fails. */
-export function flushSocket(socket: Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (socket.destroyed) return reject(socketGone(socket, 0));
-    socket.write('', (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-export function socketGone(socket: Socket, bytesSent: number): IoError {
-  const err = new Error(`socket closed during send (${bytesSent} bytes sent)`) as IoError;
-  err.code = socket.errored ? ((socket.errored as IoError).code ?? 'EPIPE') : 'EPIPE';
-  err.syscall = 'write';
-  err.bytesSent = bytesSent;
-  return err;
-}
 
 /**
  * Writes one buffer, waiting for 'drain' when the socket's buffer is full (back-pressure).

@@ -14,14 +14,15 @@ export interface IoStatus {
 /**
  * Chooses the I/O backend: `native` must load the addon (or throw), `fallback` never tries,
  * `auto` tries the addon and falls back with one log line saying why.
+ * `loadNative` is how the addon is loaded; tests pass one that fails.
  */
-export function selectIo(mode: string = process.env.PENSTOCK_IO ?? 'auto'): IoStatus {
+export function selectIo(mode: string = process.env.PENSTOCK_IO ?? 'auto', loadNative: () => Io = loadNativeIo): IoStatus {
   if (mode !== 'native' && mode !== 'fallback' && mode !== 'auto') {
     throw new Error(`PENSTOCK_IO must be native, fallback or auto, not "${mode}"`);
   }
   if (mode === 'fallback') return { io: createFallbackIo(), fallbackReason: null };
   try {
-    return { io: loadNativeIo(), fallbackReason: null };
+    return { io: loadNative(), fallbackReason: null };
   } catch (err) {
     const reason = (err as Error).message;
     if (mode === 'native') throw new Error(`PENSTOCK_IO=native but the native addon did not load: ${reason}`, { cause: err });
