@@ -330,6 +330,31 @@ describe('group coordinator: protocol and error codes per state', () => {
   });
 });
 
+describe('group coordinator: the initial rebalance delay', () => {
+  const broker = useBroker({ config: { 'group.initial.rebalance.delay.ms': 500, 'offsets.topic.num.partitions': 2 } });
+
+  it('extends the first rebalance while members keep arriving, then picks the protocol most members prefer', async () => {
+    const g = 'g-initial-delay';
+    const conns = await Promise.all([connect(broker()), connect(broker()), connect(broker())]);
+    const preferences = [[RANGE, ROUNDROBIN], [ROUNDROBIN, RANGE], [RANGE, ROUNDROBIN]];
+    // Joins 300 ms apart: each lands inside the (extended) delay, so one generation holds all three.
+    const joins = [];
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 300));
+      joins.push(join(conns[i]!, 3, g, { protocols: preferences[i] }));
+    }
+    const results = await Promise.all(joins);
+    for (const r of results) {
+      expect(r.errorCode).toBe(0);
+      expect(r.generationId).toBe(1);
+      expect(r.protocolName).toBe('range');
+    }
+    const leaders = results.filter((r) => r.members.length > 0);
+    expect(leaders).toHaveLength(1);
+    expect(leaders[0].members).toHaveLength(3);
+  });
+});
+
 describe('group coordinator shutdown', () => {
   it('answers parked joins and leaves no timer behind when the broker closes', async () => {
     const { startBroker } = await import('../../src/broker/start.js');

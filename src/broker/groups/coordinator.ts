@@ -311,8 +311,11 @@ export class GroupCoordinator {
         const assignment = new Map([...group.members.values()].map((m) => [m.memberId, m.assignment]));
         void this.storeGroup(group, assignment).then((error) => {
           if (error !== ErrorCode.NONE) {
-            group.replaceStaticMember(p.groupInstanceId!, newMemberId, oldMemberId, ErrorCode.FENCED_INSTANCE_ID);
-            member.protocols = oldProtocols;
+            // Undo the swap unless the group has moved on meanwhile (then the new id simply stays).
+            if (group.members.get(newMemberId) === member && group.currentStaticMemberId(p.groupInstanceId!) === newMemberId) {
+              group.replaceStaticMember(p.groupInstanceId!, newMemberId, oldMemberId, ErrorCode.FENCED_INSTANCE_ID);
+              member.protocols = oldProtocols;
+            }
             return respond(errorJoin('', error));
           }
           respond({ ...group.joinResult(newMemberId, false, currentLeader) });
