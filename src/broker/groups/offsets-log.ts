@@ -271,18 +271,18 @@ export class OffsetsLog {
     const writer = this.writers[partition]!;
     if (writer.snapshotQueued || this.closed || !this.source) return;
     if (partitionLog.segmentCount < 2 || partitionLog.logEndOffset < writer.nextCheckOffset) return;
-    // Dirty ratio at least 0.5: as many superseded records as live ones. Counting live keys is
-    // O(groups), so the next count waits until the log could have become dirty by appends alone.
-    const dirtyAt = partitionLog.logStartOffset + 2 * this.source.liveKeyCount(partition);
-    if (partitionLog.logEndOffset < dirtyAt) {
-      writer.nextCheckOffset = dirtyAt;
-      return;
-    }
     if (typeof (partitionLog as unknown as LogStartRaiser).maybeIncrementLogStartOffset !== 'function') {
       if (!this.warnedNoSnapshot) {
         this.warnedNoSnapshot = true;
         this.log.warn({ topic: OFFSETS_TOPIC, partition, bytes: partitionLog.size }, 'cannot compact __consumer_offsets: PartitionLog has no maybeIncrementLogStartOffset; it grows until segments are removed by hand');
       }
+      return;
+    }
+    // Dirty ratio at least 0.5: as many superseded records as live ones. Counting live keys is
+    // O(groups), so the next count waits until the log could have become dirty by appends alone.
+    const dirtyAt = partitionLog.logStartOffset + 2 * this.source.liveKeyCount(partition);
+    if (partitionLog.logEndOffset < dirtyAt) {
+      writer.nextCheckOffset = dirtyAt;
       return;
     }
     writer.snapshotQueued = true;
@@ -312,8 +312,9 @@ export class OffsetsLog {
       // No live key at all: everything up to the end is dead.
       start ??= partitionLog.logEndOffset;
       raise.call(partitionLog, start);
-      partitionLog.deleteOldSegments();
+      // Checkpoint first: a crash before the deletion leaves extra segments, never a gap.
       await this.logs.checkpoint();
+      partitionLog.deleteOldSegments();
       this.log.info(
         { topic: OFFSETS_TOPIC, partition, liveKeys: live.length, logStartOffset: start, before, after: { size: partitionLog.size, records: partitionLog.logEndOffset - partitionLog.logStartOffset } },
         'compacted __consumer_offsets partition by snapshot',
