@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { BrokerConfig } from '../../config.js';
 import type { Io } from '../../io/types.js';
 import type { Logger } from '../../logger.js';
-import { ErrorCode, errorCodeOf } from '../../protocol/error-codes.js';
+import { ErrorCode, KafkaError, errorCodeOf } from '../../protocol/error-codes.js';
 import type { LogManager } from '../../storage/log-manager.js';
 import { GroupMetadata, type CommittedOffset, type GroupState } from './group.js';
 import { EMPTY_BUFFER, MemberMetadata, type JoinGroupResult, type MemberProtocol, type SyncGroupResult } from './member.js';
@@ -331,7 +331,7 @@ export class GroupCoordinator {
       case 'Empty':
       case 'Dead':
         // A static member mapping only exists while the member does.
-        throw new Error(`group ${group.groupId} has static member ${p.groupInstanceId} while ${group.state}`);
+        throw new KafkaError('UNKNOWN_SERVER_ERROR', `group ${group.groupId} has static member ${p.groupInstanceId} while ${group.state}`, { groupId: group.groupId, groupInstanceId: p.groupInstanceId });
     }
   }
 
@@ -1039,7 +1039,7 @@ export class GroupCoordinator {
   // ---- helpers ----
 
   private requireLog(): OffsetsLog {
-    if (!this.offsetsLog) throw new Error('the group coordinator has not been started');
+    if (!this.offsetsLog) throw new KafkaError('COORDINATOR_NOT_AVAILABLE', 'the group coordinator has not been started');
     return this.offsetsLog;
   }
 

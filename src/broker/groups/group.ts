@@ -2,6 +2,7 @@
  * One classic group (Kafka's GroupMetadata): its state, generation, members, selected protocol and
  * committed offsets. It knows the rules of its own state; the coordinator drives it and owns the timers.
  */
+import { KafkaError } from '../../protocol/error-codes.js';
 import { EMPTY_BUFFER, type JoinGroupMember, type JoinGroupResult, type MemberMetadata, type MemberProtocol, type SyncGroupResult } from './member.js';
 import type { TimerTask } from './timer.js';
 
@@ -75,7 +76,7 @@ export class GroupMetadata {
 
   transitionTo(state: GroupState, now: number): void {
     if (!VALID_PREVIOUS_STATES[state].includes(this.state)) {
-      throw new Error(`group ${this.groupId} cannot go from ${this.state} to ${state}`);
+      throw new KafkaError('UNKNOWN_SERVER_ERROR', `group ${this.groupId} cannot go from ${this.state} to ${state}`, { groupId: this.groupId, from: this.state, to: state });
     }
     this.state = state;
     this.currentStateTimestamp = now;
@@ -96,7 +97,7 @@ export class GroupMetadata {
 
   get(memberId: string): MemberMetadata {
     const member = this.members.get(memberId);
-    if (!member) throw new Error(`member ${memberId} is not in group ${this.groupId}`);
+    if (!member) throw new KafkaError('UNKNOWN_MEMBER_ID', `member ${memberId} is not in group ${this.groupId}`, { groupId: this.groupId, memberId });
     return member;
   }
 
@@ -176,7 +177,7 @@ export class GroupMetadata {
 
   /** Each member votes for its most preferred candidate; most votes wins, ties to the first voted for. */
   selectProtocol(): string {
-    if (this.members.size === 0) throw new Error(`cannot select a protocol for empty group ${this.groupId}`);
+    if (this.members.size === 0) throw new KafkaError('UNKNOWN_SERVER_ERROR', `cannot select a protocol for empty group ${this.groupId}`, { groupId: this.groupId });
     const candidates = this.candidateProtocols();
     const votes = new Map<string, number>();
     for (const member of this.members.values()) {

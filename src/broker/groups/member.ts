@@ -2,6 +2,7 @@
  * One member of a classic consumer group (Kafka's MemberMetadata): what it sent in its last JoinGroup,
  * its assignment, and the JoinGroup/SyncGroup responses it is parked on.
  */
+import { KafkaError } from '../../protocol/error-codes.js';
 import type { TimerTask } from './timer.js';
 
 export interface MemberProtocol {
@@ -92,7 +93,7 @@ export class MemberMetadata {
   /** The member's most preferred protocol among `candidates` (the protocols every member supports). */
   vote(candidates: ReadonlySet<string>): string {
     const choice = this.protocols.find((p) => candidates.has(p.name));
-    if (!choice) throw new Error(`member ${this.memberId} supports none of the candidate protocols ${[...candidates].join(', ')}`);
+    if (!choice) throw new KafkaError('INCONSISTENT_GROUP_PROTOCOL', `member ${this.memberId} supports none of the candidate protocols ${[...candidates].join(', ')}`, { memberId: this.memberId });
     return choice.name;
   }
 
