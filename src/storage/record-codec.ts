@@ -4,6 +4,29 @@
  * offset and millisecond timestamp.
  */
 import { defaultIo } from '../io/select.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_OFFSET_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  CONTROL_FLAG_MASK,
+  CRC_OFFSET,
+  CURRENT_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  RECORDS_COUNT_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+  TRANSACTIONAL_FLAG_MASK,
+  readInt64,
+  writeInt64,
+} from './record-batch.js';
 import { compress, compressionCodecId, compressionFromAttributes, CompressionError, decompress, type Compression } from './compression.js';
 
 export type { Compression } from './compression.js';
@@ -87,28 +110,6 @@ export class CorruptRecordError extends Error {
   }
 }
 
-// Field offsets in the batch header (DefaultRecordBatch.java).
-export const BASE_OFFSET_OFFSET = 0;
-export const BATCH_LENGTH_OFFSET = 8;
-export const PARTITION_LEADER_EPOCH_OFFSET = 12;
-export const MAGIC_OFFSET = 16;
-export const CRC_OFFSET = 17;
-export const ATTRIBUTES_OFFSET = 21;
-const LAST_OFFSET_DELTA_OFFSET = 23;
-const BASE_TIMESTAMP_OFFSET = 27;
-const MAX_TIMESTAMP_OFFSET = 35;
-const PRODUCER_ID_OFFSET = 43;
-const PRODUCER_EPOCH_OFFSET = 51;
-const BASE_SEQUENCE_OFFSET = 53;
-const RECORDS_COUNT_OFFSET = 57;
-export const RECORD_BATCH_OVERHEAD = 61;
-/** baseOffset + batchLength: the bytes not counted by batchLength. */
-export const LOG_OVERHEAD = 12;
-export const CURRENT_MAGIC = 2;
-
-const TIMESTAMP_TYPE_MASK = 0x08;
-const TRANSACTIONAL_MASK = 0x10;
-const CONTROL_MASK = 0x20;
 
 /** The smallest record: 1-byte length, attributes, timestampDelta, offsetDelta, key, value and header count. */
 const MIN_RECORD_SIZE = 7;
@@ -169,18 +170,18 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Enco
 
   let attributes = codecId;
   if (options.timestampType === 'LogAppendTime') attributes |= TIMESTAMP_TYPE_MASK;
-  if (options.isTransactional) attributes |= TRANSACTIONAL_MASK;
-  if (options.isControl) attributes |= CONTROL_MASK;
+  if (options.isTransactional) attributes |= TRANSACTIONAL_FLAG_MASK;
+  if (options.isControl) attributes |= CONTROL_FLAG_MASK;
 
-  writeInt64(out, BASE_OFFSET_OFFSET, checkInt64('baseOffset', options.baseOffset ?? 0));
+  writeInt64(out, checkInt64('baseOffset', options.baseOffset ?? 0), BASE_OFFSET_OFFSET);
   out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
   out.writeInt32BE(options.partitionLeaderEpoch ?? -1, PARTITION_LEADER_EPOCH_OFFSET);
   out.writeInt8(CURRENT_MAGIC, MAGIC_OFFSET);
   out.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
   out.writeInt32BE(n - 1, LAST_OFFSET_DELTA_OFFSET);
-  writeInt64(out, BASE_TIMESTAMP_OFFSET, baseTimestamp);
-  writeInt64(out, MAX_TIMESTAMP_OFFSET, maxTimestamp);
-  writeInt64(out, PRODUCER_ID_OFFSET, checkInt64('producerId', options.producerId ?? -1));
+  writeInt64(out, baseTimestamp, BASE_TIMESTAMP_OFFSET);
+  writeInt64(out, maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  writeInt64(out, checkInt64('producerId', options.producerId ?? -1), PRODUCER_ID_OFFSET);
   out.writeInt16BE(options.producerEpoch ?? -1, PRODUCER_EPOCH_OFFSET);
   out.writeInt32BE(options.baseSequence ?? -1, BASE_SEQUENCE_OFFSET);
   out.writeInt32BE(n, RECORDS_COUNT_OFFSET);
@@ -388,8 +389,8 @@ function decodeBatch(buf: Buffer, start: number, end: number, crc32c: Crc32cFn |
     producerId: readInt64(buf, start + PRODUCER_ID_OFFSET),
     producerEpoch: buf.readInt16BE(start + PRODUCER_EPOCH_OFFSET),
     baseSequence: buf.readInt32BE(start + BASE_SEQUENCE_OFFSET),
-    isTransactional: (attributes & TRANSACTIONAL_MASK) !== 0,
-    isControl: (attributes & CONTROL_MASK) !== 0,
+    isTransactional: (attributes & TRANSACTIONAL_FLAG_MASK) !== 0,
+    isControl: (attributes & CONTROL_FLAG_MASK) !== 0,
     records,
     sizeInBytes: end - start,
   };
@@ -527,16 +528,6 @@ function writeVarlong(buf: Buffer, pos: number, v: number): number {
   }
   buf[pos++] = u;
   return pos;
-}
-
-function readInt64(buf: Buffer, pos: number): number {
-  return buf.readInt32BE(pos) * TWO_POW_32 + buf.readUInt32BE(pos + 4);
-}
-
-function writeInt64(buf: Buffer, pos: number, v: number): void {
-  const high = Math.floor(v / TWO_POW_32);
-  buf.writeInt32BE(high, pos);
-  buf.writeUInt32BE(v - high * TWO_POW_32, pos + 4);
 }
 
 function checkInt64(name: string, v: number): number {
