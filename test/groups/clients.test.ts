@@ -171,4 +171,50 @@ print(json.dumps({'first': got, 'assigned': assigned, 'later': later}))
     expect(out.later.sort()).toEqual(Array.from({ length: 8 }, (_, i) => `b-${i}`).sort());
     expect(await committed(broker(), 'ckp-group-id')).toEqual(new Map([[0, 12], [1, 12], [2, 12], [3, 12]]));
   });
+
+  it('confluent-kafka-python with group.instance.id: a restarted static member takes its place back without a rebalance', async () => {
+    const script = String.raw`
+import json, sys, time
+from confluent_kafka import Consumer, Producer
+bootstrap, topic, group = sys.argv[1], sys.argv[2], sys.argv[3]
+p = Producer({'bootstrap.servers': bootstrap})
+def produce(prefix, n):
+    for i in range(n):
+        p.produce(topic, value=('%s-%d' % (prefix, i)).encode())
+    p.flush(10)
+
+def run_once(n):
+    c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'group.instance.id': 'instance-1',
+                  'auto.offset.reset': 'earliest', 'session.timeout.ms': 6000})
+    c.subscribe([topic])
+    got = []
+    deadline = time.time() + 20
+    while len(got) < n and time.time() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    c.commit(asynchronous=False)
+    c.close()  # a static member does not send LeaveGroup
+    return got
+
+produce('a', 10)
+first = run_once(10)
+produce('b', 3)
+second = run_once(3)
+print(json.dumps({'first': first, 'second': second}))
+`;
+    const c = await connect(broker());
+    await createTopic(c, 'ckp-static', 1);
+    c.close();
+    const result = await run(PYTHON, ['-c', script, broker().bootstrap, 'ckp-static', 'ckp-static-group'], { timeoutMs: 90_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const out = JSON.parse(result.stdout.toString()) as { first: string[]; second: string[] };
+    expect(out.first).toEqual(Array.from({ length: 10 }, (_, i) => `a-${i}`));
+    expect(out.second).toEqual(Array.from({ length: 3 }, (_, i) => `b-${i}`));
+    const group = broker().broker.groups.group('ckp-static-group')!;
+    // Still generation 1 and Stable: the second process replaced the first one's member id in place.
+    expect(group.generationId).toBe(1);
+    expect(group.state).toBe('Stable');
+    expect([...group.staticMembers.keys()]).toEqual(['instance-1']);
+  });
 });
