@@ -453,6 +453,22 @@ export class PartitionLog {
   // ---- retention ----
 
   /**
+   * Kafka's maybeIncrementLogStartOffset: moves the log start offset up to `offset` (never past the high
+   * watermark, never down). Offsets below it are no longer served, and deleteOldSegments removes the
+   * segments wholly below it. Returns whether it moved.
+   */
+  maybeIncrementLogStartOffset(offset: number): boolean {
+    if (this.closed) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `partition ${this.topic}-${this.partition} is closed`, this.context());
+    if (offset > this.highWatermark) {
+      throw new KafkaError('OFFSET_OUT_OF_RANGE', `cannot move the log start offset to ${offset}, past the high watermark ${this.highWatermark}`, this.context({ offset }));
+    }
+    if (offset <= this.startOffset) return false;
+    this.startOffset = offset;
+    this.flushedOffset = Math.max(this.flushedOffset, this.startOffset);
+    return true;
+  }
+
+  /**
    * Kafka's deleteOldSegments: segments wholly below the log start offset, then (for cleanup.policy
    * delete) the oldest while the log exceeds retention.bytes, then those whose newest timestamp is older
    * than retention.ms. Never a segment at or past the high watermark; if every segment goes, roll first so

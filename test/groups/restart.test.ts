@@ -225,7 +225,6 @@ describe('committed offsets and groups across restarts', () => {
     const config = { ...CONFIG, 'offsets.topic.num.partitions': 1, 'offsets.topic.segment.bytes': 4096 };
     let running = await startBroker({ port: 0, dataDir, config });
     const log = running.broker.logs.partition('__consumer_offsets', 0)!;
-    installLogStartShim(log);
     let c = await connect(running);
     await createTopic(c, 'compact-topic', 4);
     for (let i = 1; i <= 300; i++) {
@@ -264,16 +263,3 @@ function distIsFresh(): boolean {
   return newest(path.join(REPO, 'src')) <= builtAt;
 }
 
-/**
- * Stand-in for the PartitionLog primitive the coordinator's snapshot needs and storage does not have
- * yet (Kafka's maybeIncrementLogStartOffset): raises the log start offset; deleteOldSegments() then
- * removes the segments wholly below it. Installed only when the real one is missing.
- */
-function installLogStartShim(log: object): void {
-  if (typeof (log as { maybeIncrementLogStartOffset?: unknown }).maybeIncrementLogStartOffset === 'function') return;
-  Object.defineProperty(log, 'maybeIncrementLogStartOffset', {
-    value(this: { startOffset: number; logEndOffset: number }, offset: number) {
-      if (offset > this.startOffset && offset <= this.logEndOffset) this.startOffset = offset;
-    },
-  });
-}

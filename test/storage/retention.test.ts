@@ -103,6 +103,21 @@ describe('retention', () => {
     expect(log.size).toBeGreaterThanOrEqual(3000);
   });
 
+  it('maybeIncrementLogStartOffset hides offsets below it and lets deleteOldSegments remove their segments', async () => {
+    const log = open({ 'segment.bytes': 1000, 'cleanup.policy': 'compact' });
+    await fillSegments(log);
+    const segmentsBefore = log.segmentCount;
+    expect(log.maybeIncrementLogStartOffset(21)).toBe(true);
+    expect(log.maybeIncrementLogStartOffset(5)).toBe(false);
+    expect(log.logStartOffset).toBe(21);
+    expectOutOfRange(() => log.read(20, 1 << 20, true));
+    expect(log.read(21, 1 << 20, true).region).not.toBeNull();
+    log.deleteOldSegments();
+    expect(log.segmentCount).toBeLessThan(segmentsBefore);
+    expect(log.segments[0]!.baseOffset).toBeLessThanOrEqual(21);
+    expect(() => log.maybeIncrementLogStartOffset(log.highWatermark + 1)).toThrow(KafkaError);
+  });
+
   it('does nothing for compact-only topics', async () => {
     const log = open({ 'segment.bytes': 1000, 'retention.ms': 0, 'cleanup.policy': 'compact' });
     await fillSegments(log, 3);

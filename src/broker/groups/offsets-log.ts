@@ -16,8 +16,7 @@
  * costs O(live keys) once per segment rolled, and keeps a partition within about two segments plus one
  * copy of its live keys. A crash in
  * between is harmless: the snapshot repeats values that are already the latest, so replaying old + new
- * records gives the same state. Raising the log start offset needs a PartitionLog primitive
- * (`maybeIncrementLogStartOffset`, Kafka's name); without it no snapshot is written.
+ * records gives the same state. The log start offset moves with PartitionLog.maybeIncrementLogStartOffset.
  */
 import type { BrokerConfig } from '../../config.js';
 import type { Io } from '../../io/types.js';
@@ -82,12 +81,10 @@ const REPLAY_READ_BYTES = 1024 * 1024;
 /** Per-record overhead in a batch, for size estimates. */
 const RECORD_OVERHEAD = 24;
 
-type LogStartRaiser = { maybeIncrementLogStartOffset?: (offset: number) => unknown };
 
 export class OffsetsLog {
   private readonly writers: PartitionWriter[];
   private source: OffsetsSnapshotSource | null = null;
-  private warnedNoSnapshot = false;
   private closed = false;
 
   private constructor(
@@ -271,13 +268,6 @@ export class OffsetsLog {
     const writer = this.writers[partition]!;
     if (writer.snapshotQueued || this.closed || !this.source) return;
     if (partitionLog.segmentCount < 2 || partitionLog.logEndOffset < writer.nextCheckOffset) return;
-    if (typeof (partitionLog as unknown as LogStartRaiser).maybeIncrementLogStartOffset !== 'function') {
-      if (!this.warnedNoSnapshot) {
-        this.warnedNoSnapshot = true;
-        this.log.warn({ topic: OFFSETS_TOPIC, partition, bytes: partitionLog.size }, 'cannot compact __consumer_offsets: PartitionLog has no maybeIncrementLogStartOffset; it grows until segments are removed by hand');
-      }
-      return;
-    }
     // Dirty ratio at least 0.5: as many superseded records as live ones. Counting live keys is
     // O(groups), so the next count waits until the log could have become dirty by appends alone.
     const dirtyAt = partitionLog.logStartOffset + 2 * this.source.liveKeyCount(partition);
@@ -291,8 +281,7 @@ export class OffsetsLog {
 
   /** Appends the live key set at S, then makes S the log start offset so older segments can go. */
   private async writeSnapshot(partition: number, partitionLog: PartitionLog): Promise<void> {
-    const raise = (partitionLog as unknown as LogStartRaiser).maybeIncrementLogStartOffset;
-    if (!this.source || typeof raise !== 'function') return;
+    if (!this.source) return;
     const live = this.source.snapshot(partition);
     const before = { size: partitionLog.size, records: partitionLog.logEndOffset - partitionLog.logStartOffset };
     try {
@@ -311,7 +300,7 @@ export class OffsetsLog {
       }
       // No live key at all: everything up to the end is dead.
       start ??= partitionLog.logEndOffset;
-      raise.call(partitionLog, start);
+      partitionLog.maybeIncrementLogStartOffset(start);
       // Checkpoint first: a crash before the deletion leaves extra segments, never a gap.
       await this.logs.checkpoint();
       partitionLog.deleteOldSegments();
