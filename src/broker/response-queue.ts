@@ -48,7 +48,7 @@ export class ResponseQueue {
   /** Reserves the next place in order; fill it with `parts` (or null for no response, as with acks=0). */
   reserve(): (parts: readonly SendPart[] | null, afterSend?: () => void) => void {
     const slot: Slot = { parts: null, filled: false, afterSend: undefined };
-    this.slots.push(slot);
+    if (!this.closed) this.slots.push(slot);
     return (parts, afterSend) => {
       slot.parts = parts;
       slot.afterSend = afterSend;
@@ -58,10 +58,15 @@ export class ResponseQueue {
     };
   }
 
-  /** Drops every unsent response (the connection is gone) and releases what they hold. */
+  /**
+   * Drops every unsent response (the connection is gone) and releases what they hold. A response being
+   * sent is released only when its send settles: its file regions must stay open under the transfer.
+   */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    for (const slot of this.slots.splice(0)) this.drop(slot);
+    const inFlight = this.sending ? this.slots[0] : undefined;
+    for (const slot of this.slots.splice(0)) if (slot !== inFlight) this.drop(slot);
   }
 
   private drop(slot: Slot): void {
