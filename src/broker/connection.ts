@@ -76,6 +76,9 @@ export class Connection {
   close(reason: string, details: Record<string, unknown> = {}): void {
     if (this.closed) return;
     this.log.warn({ remote: this.remote, clientId: this.clientId, ...details }, `closing connection: ${reason}`);
+    // Nothing more leaves from here: the answer to a later pipelined request must not go out when
+    // an earlier one got none (the socket's 'close' event comes only on a later turn).
+    this.responses.close();
     this.socket.destroy();
   }
 
@@ -91,7 +94,8 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
-    if (this.closed) return;
+    // Frames after the one that closed the connection, in the same chunk, are not served.
+    if (this.closed || this.socket.destroyed) return;
     if (frame.length < 8) throw new ProtocolError(`request of ${frame.length} bytes is shorter than a request header`);
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
@@ -133,15 +137,16 @@ export class Connection {
       try {
         parts = encodeResponseFrame(apiKey, apiVersion, correlationId, result as ResponseBody);
       } catch (err) {
-        fill(null, afterSend);
-        return this.close('could not encode a response', { apiKey, apiVersion, err: String((err as Error)?.stack ?? err) });
+        this.close('could not encode a response', { apiKey, apiVersion, err: String((err as Error)?.stack ?? err) });
+        return fill(null, afterSend);
       }
       fill(parts, afterSend);
       this.broker.metrics?.requestCompleted(apiKey, apiVersion, (performance.now() - startedAt) / 1000, frame.length + 4);
     };
     const fail = (err: unknown): void => {
-      fill(null, afterSend);
+      // Closed before the slot is filled, so no later response can go out in place of this one.
       this.close('request handler failed', { apiKey, apiVersion, correlationId, err: String((err as Error)?.stack ?? err) });
+      fill(null, afterSend);
     };
 
     let result: unknown;
