@@ -121,6 +121,13 @@ describe('bad input on a live broker', () => {
     expect(empty.responses[0].partitionResponses[0].errorCode).toBe(87);
   });
 
+  it('refuses produce to the internal __consumer_offsets topic', async () => {
+    const c = await connect(broker());
+    await c.request(ApiKey.FindCoordinator, 0, { key: 'any-group' });
+    const res = await c.request(ApiKey.Produce, 7, produceRequest('__consumer_offsets', 0, batchOf(['forged'])));
+    expect(res.responses[0].partitionResponses[0].errorCode).toBe(17);
+  });
+
   it('rejects a batch whose header lengths lie', async () => {
     const c = await connect(broker());
     await createTopic(c, 'liar', 1);

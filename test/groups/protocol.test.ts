@@ -394,3 +394,15 @@ async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_0
   }
   throw new Error(`condition not met within ${timeoutMs} ms`);
 }
+
+describe('group coordinator: __consumer_offsets is created on first use', () => {
+  const broker = useBroker({ config: { 'offsets.topic.num.partitions': 3 } });
+
+  it('starts without the topic, and the first group request creates it', async () => {
+    expect(broker().broker.logs.getTopic('__consumer_offsets')).toBeUndefined();
+    const c = await connect(broker());
+    const res = await c.request(ApiKey.FindCoordinator, 0, { key: 'first-group' });
+    expect(res.errorCode).toBe(0);
+    expect(broker().broker.logs.getTopic('__consumer_offsets')?.partitions).toHaveLength(3);
+  });
+});

@@ -224,7 +224,6 @@ describe('committed offsets and groups across restarts', () => {
     const dataDir = tempDir();
     const config = { ...CONFIG, 'offsets.topic.num.partitions': 1, 'offsets.topic.segment.bytes': 4096 };
     let running = await startBroker({ port: 0, dataDir, config });
-    const log = running.broker.logs.partition('__consumer_offsets', 0)!;
     let c = await connect(running);
     await createTopic(c, 'compact-topic', 4);
     for (let i = 1; i <= 300; i++) {
@@ -233,6 +232,8 @@ describe('committed offsets and groups across restarts', () => {
     }
     const expected = new Map<string, [string, number, number, string | null][]>();
     for (const g of [0, 1, 2]) expected.set(`g-compact-${g}`, await fetched(c, `g-compact-${g}`));
+    // __consumer_offsets exists once the first group request has needed it.
+    const log = running.broker.logs.partition('__consumer_offsets', 0)!;
     // 300 commit records, 12 live keys: most segments must be gone.
     expect(log.logStartOffset).toBeGreaterThan(0);
     expect(log.logEndOffset - log.logStartOffset).toBeLessThan(150);

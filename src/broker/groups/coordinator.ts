@@ -25,6 +25,7 @@ import {
   encodeGroupMetadataValue,
   encodeOffsetCommitKey,
   encodeOffsetCommitValue,
+  OFFSETS_TOPIC,
   type GroupMetadataValue,
 } from './records.js';
 import { CoordinatorTimer, type TimerTask } from './timer.js';
@@ -134,6 +135,7 @@ export class GroupCoordinator {
   private active = false;
   private retentionTask: TimerTask | null = null;
   private closing: Promise<void> | null = null;
+  private activating: Promise<void> | null = null;
 
   constructor(options: GroupCoordinatorOptions) {
     this.config = options.config;
@@ -148,9 +150,25 @@ export class GroupCoordinator {
     return this.active;
   }
 
-  /** Opens `__consumer_offsets` (creating it when missing), replays it, and starts serving. */
+  /**
+   * Replays `__consumer_offsets` when it exists. A fresh data directory has none: like Kafka, the topic is
+   * created by the first request that needs a coordinator (see activate), so a new broker starts at once.
+   */
   async start(): Promise<void> {
-    if (this.active || this.closing) return;
+    if (this.logs.getTopic(OFFSETS_TOPIC)) await this.activate();
+  }
+
+  /** Opens `__consumer_offsets` (creating it when missing), replays it, and starts serving. Idempotent. */
+  activate(): Promise<void> {
+    if (this.closing) return Promise.reject(new KafkaError('COORDINATOR_NOT_AVAILABLE', 'the group coordinator is shutting down'));
+    this.activating ??= this.openAndReplay().catch((err: unknown) => {
+      this.activating = null;
+      throw err;
+    });
+    return this.activating;
+  }
+
+  private async openAndReplay(): Promise<void> {
     const started = performance.now();
     const offsetsLog = await OffsetsLog.open(this.logs, this.config, this.io, this.log);
     this.offsetsLog = offsetsLog;
@@ -170,6 +188,8 @@ export class GroupCoordinator {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // A topic creation under way finishes first, so nothing turns the coordinator back on.
+      await this.activating?.catch(() => undefined);
       this.active = false;
       this.timer.close();
       this.retentionTask = null;

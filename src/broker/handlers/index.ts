@@ -20,6 +20,24 @@ import { handleOffsetFetch } from './offset-fetch.js';
 import { handleProduce } from './produce.js';
 import { handleSyncGroup } from './sync-group.js';
 
+/**
+ * Group APIs start the coordinator on first use: like Kafka, `__consumer_offsets` is created by the
+ * first request that needs it, not at startup. If that fails, the handler answers COORDINATOR_NOT_AVAILABLE.
+ */
+function withCoordinator(handler: Handler): Handler {
+  return (ctx, request) => {
+    const { groups } = ctx.broker;
+    if (groups.isActive) return handler(ctx, request);
+    return groups.activate().then(
+      () => handler(ctx, request),
+      (err: unknown) => {
+        ctx.broker.log.error({ err: (err as Error).message }, 'could not start the group coordinator');
+        return handler(ctx, request);
+      },
+    );
+  };
+}
+
 /** One handler per API key. The broker advertises exactly these, at the versions the codecs cover. */
 export const HANDLERS: Partial<Record<number, Handler>> = {
   [ApiKey.ApiVersions]: handleApiVersions,
@@ -31,14 +49,14 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
   [ApiKey.DeleteTopics]: handleDeleteTopics,
   [ApiKey.DescribeConfigs]: handleDescribeConfigs,
   [ApiKey.CreatePartitions]: handleCreatePartitions,
-  [ApiKey.FindCoordinator]: handleFindCoordinator,
-  [ApiKey.JoinGroup]: handleJoinGroup,
-  [ApiKey.SyncGroup]: handleSyncGroup,
-  [ApiKey.Heartbeat]: handleHeartbeat,
-  [ApiKey.LeaveGroup]: handleLeaveGroup,
-  [ApiKey.OffsetCommit]: handleOffsetCommit,
-  [ApiKey.OffsetFetch]: handleOffsetFetch,
-  [ApiKey.ListGroups]: handleListGroups,
-  [ApiKey.DescribeGroups]: handleDescribeGroups,
-  [ApiKey.DeleteGroups]: handleDeleteGroups,
+  [ApiKey.FindCoordinator]: withCoordinator(handleFindCoordinator),
+  [ApiKey.JoinGroup]: withCoordinator(handleJoinGroup),
+  [ApiKey.SyncGroup]: withCoordinator(handleSyncGroup),
+  [ApiKey.Heartbeat]: withCoordinator(handleHeartbeat),
+  [ApiKey.LeaveGroup]: withCoordinator(handleLeaveGroup),
+  [ApiKey.OffsetCommit]: withCoordinator(handleOffsetCommit),
+  [ApiKey.OffsetFetch]: withCoordinator(handleOffsetFetch),
+  [ApiKey.ListGroups]: withCoordinator(handleListGroups),
+  [ApiKey.DescribeGroups]: withCoordinator(handleDescribeGroups),
+  [ApiKey.DeleteGroups]: withCoordinator(handleDeleteGroups),
 };

@@ -23,6 +23,10 @@ export async function handleProduce(ctx: RequestContext, request: ProduceRequest
       if (request.transactionalId !== null) return Promise.resolve(failed(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED));
       try {
         const log = partitionOrThrow(broker, topic.name, index);
+        // The coordinator alone writes internal topics; a client's records there would be replayed as group state.
+        if (broker.logs.isInternal(topic.name)) {
+          throw new KafkaError('INVALID_TOPIC_EXCEPTION', `cannot produce to internal topic ${topic.name}`, { topic: topic.name, partition: index });
+        }
         if (!partition.records || partition.records.length === 0) {
           throw new KafkaError('INVALID_RECORD', 'produce request carries no record batch', { topic: topic.name, partition: index });
         }
