@@ -189,7 +189,10 @@ export class Connection {
   }
 
   private onIdle(): void {
-    if (this.responses.busy || this.responses.length > 0) return;
+    // A request still in its handler (a long-poll fetch, a join waiting for its group) is not idleness:
+    // the broker owes the answer. A send that moved no byte for the whole period is: the client stopped
+    // reading, or vanished without a FIN, and would otherwise hold the connection and its regions forever.
+    if (this.responses.length > 0 && !this.responses.busy) return;
     this.log.debug({ remote: this.remote, clientId: this.clientId }, 'closing idle connection (connections.max.idle.ms)');
     this.socket.destroy();
   }
