@@ -7,6 +7,7 @@ import type { Io } from '../io/types.js';
 import { createLogger, type Logger } from '../logger.js';
 import { LogManager } from '../storage/log-manager.js';
 import { Broker } from './broker.js';
+import type { MetricsServer } from './metrics.js';
 
 export interface StartBrokerOptions {
   /** Port to listen on; 0 picks a free one. Overrides `listeners`. */
@@ -19,6 +20,8 @@ export interface StartBrokerOptions {
   config?: Record<string, string | number | boolean> | BrokerConfig;
   io?: Io;
   logger?: Logger;
+  /** Serve Prometheus metrics at http://<listen host>:<port>/metrics (0 picks a free port). Off when absent. */
+  metricsPort?: number;
 }
 
 export interface RunningBroker {
@@ -28,6 +31,8 @@ export interface RunningBroker {
   readonly bootstrap: string;
   readonly dataDir: string;
   readonly broker: Broker;
+  /** The bound metrics port, or undefined when metrics are off. */
+  readonly metricsPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -55,7 +60,19 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     if (temporary) fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
-  logger.info({ host: bound.host, port: bound.port, dataDir, io: io.kind, clusterId: logs.clusterId }, 'broker started');
+  let metrics: MetricsServer | undefined;
+  if (options.metricsPort !== undefined) {
+    try {
+      // Loaded only when asked for, so a broker without metrics does not load prom-client.
+      const { startMetricsServer } = await import('./metrics.js');
+      metrics = await startMetricsServer(broker, { host: bound.host, port: options.metricsPort, log: logger });
+    } catch (err) {
+      await broker.close();
+      if (temporary) fs.rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+  logger.info({ host: bound.host, port: bound.port, dataDir, io: io.kind, clusterId: logs.clusterId, metricsPort: metrics?.port }, 'broker started');
 
   let closed: Promise<void> | undefined;
   return {
@@ -64,8 +81,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     bootstrap: `${bound.host}:${bound.port}`,
     dataDir,
     broker,
+    metricsPort: metrics?.port,
     close() {
-      closed ??= broker.close().then(() => {
+      closed ??= Promise.resolve(metrics?.close()).then(() => broker.close()).then(() => {
         logger.info({ dataDir }, 'broker stopped');
         if (temporary) fs.rmSync(dataDir, { recursive: true, force: true });
       });
