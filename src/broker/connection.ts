@@ -18,6 +18,9 @@ import { ResponseQueue } from './response-queue.js';
 import type { Broker } from './broker.js';
 import { NO_RESPONSE, type RequestContext } from './request-context.js';
 
+/** Socket errors that only mean the client went away. */
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECANCELED', 'ETIMEDOUT']);
+
 /** Responses a connection may have pending before it stops reading requests (back-pressure). */
 const MAX_PENDING_RESPONSES = 64;
 /** Bytes queued in Node's socket buffer above which the connection stops reading requests. */
@@ -58,7 +61,11 @@ export class Connection {
     if (idleMs > 0) socket.setTimeout(idleMs, () => this.onIdle());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
-    socket.on('error', (err) => this.log.debug({ err: err.message, remote: this.remote, clientId: this.clientId }, 'connection error'));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A peer that hangs up is routine; anything else on a socket is worth an operator's look.
+      const level = PEER_GONE.has(err.code ?? '') ? 'debug' : 'warn';
+      this.log[level]({ err: err.message, code: err.code, remote: this.remote, clientId: this.clientId }, 'connection error');
+    });
     socket.on('close', () => this.onClose());
   }
 

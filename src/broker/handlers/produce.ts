@@ -58,7 +58,7 @@ export async function handleProduce(ctx: RequestContext, request: ProduceRequest
 
   function failed(index: number, errorCode: number, err?: unknown, topic?: string): ProduceResponsePartitionProduceResponse {
     if (err !== undefined && errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
-      broker.log.warn({ topic, partition: index, clientId: ctx.clientId, error: errorName(errorCode), reason: (err as Error)?.message }, 'produce rejected');
+      broker.log.warn({ topic, partition: index, clientId: ctx.clientId, remote: ctx.connection.remote, error: errorName(errorCode), reason: (err as Error)?.message }, 'produce rejected');
     }
     return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
   }
