@@ -89,68 +89,98 @@ export function pageCachedFile(dir, bytes) {
 }
 
 /**
- * Sends to a sink process with `sendOnce(socket, i)` (awaited, one call at a time) for a warm-up and
- * then a window bounded by time and bytes; the window ends when the sink has every byte.
- * Returns throughput and this process's CPU over the window, and the sink's CPU.
+ * Sends to `connections` sink processes, one socket each, with `sendOnce(socket, i)` (awaited, one
+ * call at a time per socket, the sockets concurrently) for a warm-up and then a window bounded by time
+ * and bytes; the window ends when every sink has every byte. Returns throughput and this process's
+ * CPU over the window, and the sinks' CPU per byte.
  */
-export async function sendLoopToSink({ sendOnce, warmupMs, durationMs, maxBytes }) {
+export async function sendLoopToSink({ sendOnce, warmupMs, durationMs, maxBytes, connections = 1 }) {
   installCleanup();
   const server = net.createServer();
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise((r) => server.once('connection', r));
-  const sink = spawnTracked(process.execPath, [WORKER, 'sink', JSON.stringify({ port: server.address().port, maxMs: warmupMs + durationMs + 60_000 })]);
-  let sinkOut = '';
-  let sinkErr = '';
-  sink.stdout.on('data', (d) => (sinkOut += d));
-  sink.stderr.on('data', (d) => (sinkErr += d));
-  const sinkExit = new Promise((r) => sink.once('close', r));
-  try {
-    const socket = await accepted;
-    socket.setNoDelay(true);
-    const answered = new Promise((resolve, reject) => {
-      const parts = [];
-      socket.on('data', (d) => parts.push(d));
-      socket.on('end', () => resolve(Buffer.concat(parts)));
-      socket.on('error', reject);
+  const acceptedAll = new Promise((resolve) => {
+    const sockets = [];
+    server.on('connection', (s) => {
+      sockets.push(s);
+      if (sockets.length === connections) resolve(sockets);
     });
-    let sent = 0;
-    let i = 0;
+  });
+  const sinks = Array.from({ length: connections }, () => {
+    const child = spawnTracked(process.execPath, [WORKER, 'sink', JSON.stringify({ port: server.address().port, maxMs: warmupMs + durationMs + 60_000 })]);
+    const sink = { child, out: '', err: '' };
+    child.stdout.on('data', (d) => (sink.out += d));
+    child.stderr.on('data', (d) => (sink.err += d));
+    sink.exit = new Promise((r) => child.once('close', r));
+    return sink;
+  });
+  try {
+    const sockets = await acceptedAll;
+    const answers = sockets.map((socket) => {
+      socket.setNoDelay(true);
+      return new Promise((resolve, reject) => {
+        const parts = [];
+        socket.on('data', (d) => parts.push(d));
+        socket.on('end', () => resolve(Buffer.concat(parts)));
+        socket.on('error', reject);
+      });
+    });
+    const sent = new Array(connections).fill(0);
+    let calls = 0;
+    let phase = 'warmup';
+    const total = () => sent.reduce((a, b) => a + b, 0);
     const t0 = now();
-    while (now() - t0 < warmupMs && sent < maxBytes / 4) sent += (await sendOnce(socket, i++)).bytes;
-    const warmBytes = sent;
-    const cpu0 = process.cpuUsage();
-    const start = now();
-    while (now() - start < durationMs && sent - warmBytes < maxBytes) sent += (await sendOnce(socket, i++)).bytes;
-    socket.end();
-    const answer = await answered;
+    let warmBytes = 0;
+    let start = 0;
+    let cpu0;
+    const loop = async (k) => {
+      for (;;) {
+        const t = now();
+        if (phase === 'warmup' && (t - t0 >= warmupMs || total() >= maxBytes / 4)) {
+          // The first socket to see the end of the warm-up opens the window for all.
+          phase = 'measure';
+          warmBytes = total();
+          cpu0 = process.cpuUsage();
+          start = t;
+        }
+        if (phase === 'measure' && (t - start >= durationMs || total() - warmBytes >= maxBytes)) break;
+        sent[k] += (await sendOnce(sockets[k], calls++)).bytes;
+      }
+      sockets[k].end();
+    };
+    await Promise.all(sockets.map((_, k) => loop(k)));
+    const got = await Promise.all(answers);
     const end = now();
     const cpu = process.cpuUsage(cpu0);
-    await sinkExit;
-    const received = answer.length === 8 ? Number(answer.readBigUInt64BE(0)) : -1;
-    if (received !== sent) throw new Error(`sink received ${received} bytes, ${sent} were sent`);
-    const sinkResult = JSON.parse(sinkOut.trim().split('\n').pop());
-    const bytes = sent - warmBytes;
+    await Promise.all(sinks.map((s) => s.exit));
+    for (let k = 0; k < connections; k++) {
+      const received = got[k].length === 8 ? Number(got[k].readBigUInt64BE(0)) : -1;
+      if (received !== sent[k]) throw new Error(`sink ${k} received ${received} bytes, ${sent[k]} were sent`);
+    }
+    const sinkCpu = sinks.map((s) => JSON.parse(s.out.trim().split('\n').pop()).cpu).reduce((a, c) => a + c.user + c.system, 0);
+    const bytes = total() - warmBytes;
     const seconds = (end - start) / 1000;
     return {
+      connections,
       bytes,
-      totalBytes: sent,
+      totalBytes: total(),
       seconds,
       gbPerSec: bytes / seconds / 1e9,
       senderCpu: { user: cpu.user / 1e6, system: cpu.system / 1e6 },
-      // The sink ran for warm-up and window alike: its CPU is per byte of the whole transfer.
-      sinkCpuPerGb: (sinkResult.cpu.user + sinkResult.cpu.system) / (sent / 1e9),
-      calls: i,
+      // The sinks ran for warm-up and window alike: their CPU is per byte of the whole transfer.
+      sinkCpuPerGb: sinkCpu / (total() / 1e9),
+      calls,
     };
   } catch (err) {
-    throw new Error(`${err.message}${sinkErr ? ` (sink: ${sinkErr.trim().slice(-500)})` : ''}`);
+    const sinkErr = sinks.map((s) => s.err.trim()).filter(Boolean).join(' | ');
+    throw new Error(`${err.message}${sinkErr ? ` (sink: ${sinkErr.slice(-500)})` : ''}`);
   } finally {
-    killPid(sink.pid);
+    for (const s of sinks) killPid(s.child.pid);
     server.close();
   }
 }
 
-/** sendfile(2) ceiling: one 1 MiB region of a page-cached file per addon call. */
-export async function runSendfileCeiling({ fileBytes, chunkBytes = MiB, warmupMs, durationMs, maxBytes }) {
+/** sendfile(2) ceiling: one 1 MiB region of a page-cached file per addon call, on 1 or more sockets at once. */
+export async function runSendfileCeiling({ fileBytes, chunkBytes = MiB, warmupMs, durationMs, maxBytes, connections = 1 }) {
   const n = await loadNative();
   if (n.error) return { skipped: n.error };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'penstock-ceiling-'));
@@ -161,6 +191,7 @@ export async function runSendfileCeiling({ fileBytes, chunkBytes = MiB, warmupMs
       warmupMs,
       durationMs,
       maxBytes,
+      connections,
       sendOnce: (socket, i) => {
         const region = { fd, position: (i % chunks) * chunkBytes, length: chunkBytes };
         return n.sendNative(n.binding, socket, (done) => n.binding.sendParts(n.socketFd(socket), [region], done));

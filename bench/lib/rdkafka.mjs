@@ -50,7 +50,10 @@ export async function buildRdkafkaPerformance(dir) {
   const args = ['-O2', '-w', `-I${path.join(dir, 'include')}`, `-I${path.join(dir, 'src')}`, ...HEADER_DIRS.map((d) => `-I${d}`), '-o', binary, SOURCE, '-lrdkafka'];
   const r = await runChild('cc', args, { timeoutMs: 120_000 });
   if (r.code !== 0) return { skipped: `could not build rdkafka_performance: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}` };
-  return { binary, shim: 'rd.h/rdtime.h stand-in (not shipped by librdkafka-dev)' };
+  // Its usage text names the library version it runs against.
+  const usage = await runChild(binary, ['-h'], { timeoutMs: 10_000 });
+  const version = /librdkafka version ([\w.-]+)/.exec(`${usage.stdout}${usage.stderr}`)?.[1] ?? null;
+  return { binary, version, shim: 'rd.h/rdtime.h stand-in (not shipped by librdkafka-dev)' };
 }
 
 /**
