@@ -8,9 +8,9 @@
  */
 import fs from 'node:fs';
 import { log } from '../logger.js';
+import { FileHandle } from './file-handles.js';
 
 export class IndexFile {
-  path: string;
   readonly baseOffset: number;
   readonly entrySize: number;
   /** Entries allowed before the index counts as full (`segment.index.bytes` / entry size). */
@@ -21,20 +21,30 @@ export class IndexFile {
   private loaded: boolean;
   /** Entries already in the file. */
   private written = 0;
-  private fd = -1;
+  /** Append descriptor, opened when entries are written and closed by the budget while idle. */
+  private readonly file: FileHandle;
   /** The file no longer matches a prefix of memory (a failed write); rewrite it whole at the next flush. */
   private needsRewrite = false;
   /** The file was deleted: memory still answers lookups, the file is never touched again. */
   private discarded = false;
 
   constructor(path: string, baseOffset: number, entrySize: number, maxIndexSize: number, options: { create: boolean }) {
-    this.path = path;
+    this.file = new FileHandle(path, (p) => fs.openSync(p, 'a'));
     this.baseOffset = baseOffset;
     this.entrySize = entrySize;
     this.maxEntries = Math.floor(maxIndexSize / entrySize);
     this.buf = Buffer.alloc(entrySize * 16);
     this.loaded = options.create;
     if (options.create) fs.writeFileSync(path, Buffer.alloc(0));
+  }
+
+  /** The index file's path; it changes when the segment is renamed for deletion. */
+  get path(): string {
+    return this.file.path;
+  }
+
+  set path(value: string) {
+    this.file.path = value;
   }
 
   get entries(): number {
@@ -123,11 +133,12 @@ export class IndexFile {
         return;
       }
       if (this.written === this.count) return;
-      if (this.fd < 0) this.fd = fs.openSync(this.path, 'a');
       const start = this.written * this.entrySize;
       const end = this.count * this.entrySize;
-      let off = start;
-      while (off < end) off += fs.writeSync(this.fd, this.buf, off, end - off);
+      this.file.with((fd) => {
+        let off = start;
+        while (off < end) off += fs.writeSync(fd, this.buf, off, end - off);
+      });
       this.written = this.count;
     } catch (err) {
       // The in-memory index stays right; only the file lags, and a lagging index is still a valid one.
@@ -139,13 +150,8 @@ export class IndexFile {
   /** Flushes pending entries and fsyncs the file, off the event loop. */
   async sync(): Promise<void> {
     this.flush();
-    if (this.discarded) return;
-    if (this.fd < 0) {
-      if (!this.loaded || this.written === 0) return;
-      this.fd = fs.openSync(this.path, 'a');
-    }
-    const fd = this.fd;
-    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+    if (this.discarded || !this.loaded || this.written === 0) return;
+    await this.file.withAsync((fd) => new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve()))));
   }
 
   /** Stops all file access (the segment's files are being deleted). */
@@ -154,16 +160,9 @@ export class IndexFile {
     this.closeFd();
   }
 
+  /** Closes the append descriptor (at once, or when a pending write or fsync ends); a later write reopens it. */
   closeFd(): void {
-    if (this.fd >= 0) {
-      const fd = this.fd;
-      this.fd = -1;
-      try {
-        fs.closeSync(fd);
-      } catch (err) {
-        log.warn({ path: this.path, err }, 'closing index file failed');
-      }
-    }
+    this.file.close();
   }
 
   /** Binary search: index of the last entry whose key is ≤ target, or -1. `keyAt` is monotonic. */

@@ -2,12 +2,14 @@
  * LogSegment: one `<20-digit base offset>.log` file of RecordBatch v2 bytes with its `.index` and
  * `.timeindex` (KAFKA-NOTES §1). Appends go through an O_APPEND fd with one writev per group commit;
  * reads use a separate read-only fd, reference counted so a region handed to a socket send stays
- * readable even if retention deletes the segment meanwhile.
+ * readable even if retention deletes the segment meanwhile. Both are opened on demand and, while idle,
+ * may be closed by the process's descriptor budget (file-handles.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Io } from '../io/types.js';
 import { log } from '../logger.js';
+import { FileHandle } from './file-handles.js';
 import { OffsetIndex } from './offset-index.js';
 import {
   ATTRIBUTES_OFFSET,
@@ -191,9 +193,9 @@ export class LogSegment {
   /** Null until the active segment is activated, or a sealed one's indexes are needed. */
   private state: AppendState | null = null;
   private committedSize: number;
-  private appendFd = -1;
-  private readFd = -1;
-  private readers = 0;
+  /** O_APPEND descriptor of a segment that takes appends; null once sealed (or before activation). */
+  private appendFile: FileHandle | null = null;
+  private readonly readFile: FileHandle;
   private indexesReady: boolean;
   /** Set once the segment stops taking appends; later syncs wait for the final one. */
   private sealing: Promise<void> | null = null;
@@ -211,6 +213,7 @@ export class LogSegment {
     this.options = options;
     this.committedSize = size;
     this.logPath = path.join(dir, segmentFileName(baseOffset, LOG_FILE_SUFFIX));
+    this.readFile = new FileHandle(this.logPath, (p) => fs.openSync(p, 'r'));
     this.offsetIndex = new OffsetIndex(path.join(dir, segmentFileName(baseOffset, INDEX_FILE_SUFFIX)), baseOffset, options.maxIndexSize, { create: created });
     this.timeIndex = new TimeIndex(path.join(dir, segmentFileName(baseOffset, TIME_INDEX_FILE_SUFFIX)), baseOffset, options.maxIndexSize, { create: created });
     this.indexesReady = created;
@@ -222,7 +225,9 @@ export class LogSegment {
     const logPath = path.join(dir, segmentFileName(baseOffset, LOG_FILE_SUFFIX));
     removeQuietly(logPath);
     const segment = new LogSegment(dir, baseOffset, io, options, 0, true);
-    segment.appendFd = io.openAppend(logPath);
+    // Created now, so a crash right after the roll leaves the (empty) file Kafka's loader expects.
+    segment.appendFile = segment.appendHandle();
+    segment.appendFile.with(() => undefined);
     segment.state = segment.freshState();
     return segment;
   }
@@ -306,7 +311,11 @@ export class LogSegment {
         firstBatchTimestamp: this.readFirstBatchTimestamp(),
       };
     }
-    if (this.appendFd < 0) this.appendFd = this.io.openAppend(this.logPath);
+    this.appendFile ??= this.appendHandle();
+  }
+
+  private appendHandle(): FileHandle {
+    return new FileHandle(this.logPath, (p) => this.io.openAppend(p));
   }
 
   private readFirstBatchTimestamp(): number | null {
@@ -379,8 +388,23 @@ export class LogSegment {
    * last good size, so nothing half-written ever stays behind; throws SegmentWriteError.
    */
   append(appends: readonly SegmentAppend[]): void {
-    if (this.appendFd < 0 || this.sealing) throw new SegmentWriteError(`segment ${this.logPath} is not writable`, true, { cause: null });
+    const file = this.appendFile;
+    if (!file || this.sealing) throw new SegmentWriteError(`segment ${this.logPath} is not writable`, true, { cause: null });
     if (!this.state) this.activate();
+    let fd: number;
+    try {
+      fd = file.acquire();
+    } catch (err) {
+      throw new SegmentWriteError(`opening ${this.logPath} for append failed: ${(err as Error).message}`, true, { cause: err });
+    }
+    try {
+      this.appendLocked(fd, appends);
+    } finally {
+      file.release();
+    }
+  }
+
+  private appendLocked(fd: number, appends: readonly SegmentAppend[]): void {
     const before = this.committedSize;
     let expected = 0;
     const buffers: Buffer[] = [];
@@ -390,7 +414,7 @@ export class LogSegment {
     }
     let failure: unknown = null;
     try {
-      const written = this.io.appendv(this.appendFd, buffers);
+      const written = this.io.appendv(fd, buffers);
       if (written !== expected) {
         failure = Object.assign(new Error(`short write: ${written} of ${expected} bytes`), { code: 'EIO', syscall: 'writev' });
       }
@@ -400,7 +424,7 @@ export class LogSegment {
     if (failure !== null) {
       let consistent = true;
       try {
-        fs.ftruncateSync(this.appendFd, before);
+        fs.ftruncateSync(fd, before);
       } catch (err) {
         consistent = false;
         log.error({ segment: this.logPath, err }, 'could not truncate a failed write; the partition stops taking appends');
@@ -420,33 +444,21 @@ export class LogSegment {
 
   // ---- reads ----
 
-  /** The read fd, opened on first use; every acquire needs one release. */
+  /**
+   * The read fd, opened on demand; every acquire needs one release, and the fd stays open (even if the
+   * segment is deleted meanwhile) until then.
+   */
   acquire(): number {
-    if (this.readFd < 0) this.readFd = fs.openSync(this.logPath, 'r');
-    this.readers++;
-    return this.readFd;
+    return this.readFile.acquire();
   }
 
   release(): void {
-    if (this.readers === 0) {
-      log.error({ segment: this.logPath }, 'segment released more often than acquired');
-      return;
-    }
-    this.readers--;
-    this.maybeCloseReadFd();
+    this.readFile.release();
   }
 
-  private maybeCloseReadFd(): void {
-    if (this.readers === 0 && (this.deleted || this.closed) && this.readFd >= 0) {
-      const fd = this.readFd;
-      this.readFd = -1;
-      // Synchronous: closing a read-only fd does not wait on the disk, and the number is free at once.
-      try {
-        fs.closeSync(fd);
-      } catch (err) {
-        log.warn({ segment: this.logPath, err }, 'closing segment read fd failed');
-      }
-    }
+  /** A deleted or closed segment's read fd closes once its last reader is done. */
+  private closeReadFdWhenIdle(): void {
+    if (this.deleted || this.closed) this.readFile.close();
   }
 
   /**
@@ -604,8 +616,7 @@ export class LogSegment {
     const truncated = fileSize - valid;
     if (truncated > 0 && truncate) {
       log.warn({ segment: this.logPath, validBytes: valid, truncated }, 'truncating invalid bytes at the end of the segment');
-      if (this.appendFd >= 0) fs.ftruncateSync(this.appendFd, valid);
-      else fs.truncateSync(this.logPath, valid);
+      fs.truncateSync(this.logPath, valid);
     } else if (truncated > 0) {
       log.error({ segment: this.logPath, validBytes: valid, fileSize }, 'segment holds invalid bytes; indexing only the valid prefix');
     }
@@ -634,7 +645,7 @@ export class LogSegment {
    */
   sync(): Promise<void> {
     if (this.sealing) return this.sealing;
-    if (this.appendFd < 0) return Promise.resolve();
+    if (!this.appendFile) return Promise.resolve();
     if (this.syncQueued) return this.syncQueued;
     if (!this.syncRunning) return this.startSync();
     this.syncQueued = this.syncRunning
@@ -647,8 +658,16 @@ export class LogSegment {
   }
 
   private startSync(): Promise<void> {
-    const fd = this.appendFd;
+    const file = this.appendFile!;
+    let fd: number;
+    try {
+      fd = file.acquire();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // An fd opened after the write still flushes it: fdatasync works on the file, not the descriptor.
     const running = this.io.datasync(fd).finally(() => {
+      file.release();
       if (this.syncRunning === running) this.syncRunning = null;
     });
     this.syncRunning = running;
@@ -663,19 +682,18 @@ export class LogSegment {
     if (this.sealing) return this.sealing;
     if (this.state) this.timeIndex.maybeAppend(this.state.maxTimestampSoFar, this.state.offsetOfMaxTimestampSoFar, true);
     const inFlight = this.syncQueued ?? this.syncRunning ?? Promise.resolve();
+    const file = this.appendFile;
     this.sealing = (async () => {
       try {
         await inFlight.catch(() => undefined);
-        if (this.appendFd >= 0) await this.io.datasync(this.appendFd);
+        // A deleted segment's bytes are going away: nothing to make durable.
+        if (file && !this.deleted) await file.withAsync((fd) => this.io.datasync(fd));
         await Promise.all([this.offsetIndex.sync(), this.timeIndex.sync()]);
       } finally {
         this.offsetIndex.closeFd();
         this.timeIndex.closeFd();
-        if (this.appendFd >= 0) {
-          const fd = this.appendFd;
-          this.appendFd = -1;
-          fs.closeSync(fd);
-        }
+        file?.close();
+        this.appendFile = null;
       }
     })();
     return this.sealing;
@@ -687,7 +705,7 @@ export class LogSegment {
       await this.seal();
     } finally {
       this.closed = true;
-      this.maybeCloseReadFd();
+      this.closeReadFdWhenIdle();
     }
   }
 
@@ -711,6 +729,8 @@ export class LogSegment {
     this.logPath += DELETED_FILE_SUFFIX;
     this.offsetIndex.path += DELETED_FILE_SUFFIX;
     this.timeIndex.path += DELETED_FILE_SUFFIX;
+    this.readFile.path = this.logPath;
+    if (this.appendFile) this.appendFile.path = this.logPath;
     // A deleted segment's indexes are never written again (a late write would recreate an unlinked file).
     this.offsetIndex.discard();
     this.timeIndex.discard();
@@ -721,7 +741,7 @@ export class LogSegment {
       this.unlinkTimer = setTimeout(() => this.unlinkNow(), delayMs);
       this.unlinkTimer.unref();
     }
-    this.maybeCloseReadFd();
+    this.closeReadFdWhenIdle();
   }
 
   /** Removes the `.deleted` files now (also used at shutdown so no timer outlives the log). */
@@ -738,14 +758,14 @@ export class LogSegment {
     this.closed = true;
     this.offsetIndex.discard();
     this.timeIndex.discard();
-    if (this.appendFd >= 0) fs.closeSync(this.appendFd);
-    this.appendFd = -1;
-    this.maybeCloseReadFd();
+    this.appendFile?.close();
+    this.appendFile = null;
+    this.closeReadFdWhenIdle();
   }
 
   /** Readers currently holding the read fd (for tests and diagnostics). */
   get activeReaders(): number {
-    return this.readers;
+    return this.readFile.holders;
   }
 
   get isDeleted(): boolean {
