@@ -23,6 +23,8 @@ export class ResponseQueue {
   private readonly slots: Slot[] = [];
   private sending = false;
   private closed = false;
+  private pumpScheduled = false;
+
   constructor(
     private readonly socket: Socket,
     private readonly io: Io,
@@ -54,8 +56,22 @@ export class ResponseQueue {
       slot.afterSend = afterSend;
       slot.filled = true;
       if (this.closed) return this.drop(slot);
-      this.pump();
+      this.schedulePump();
     };
+  }
+
+  /**
+   * Pumps once the current callbacks and promise reactions have run: responses completed together (a
+   * group commit acknowledges many produce requests at once) leave in one corked writev, not one
+   * write(2) each.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    process.nextTick(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /**
