@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
+import buffer from 'node:buffer';
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
@@ -69,21 +70,33 @@ export function compress(codec: Compression, input: Uint8Array): Buffer {
   }
 }
 
-export function decompress(codec: Compression, input: Uint8Array): Buffer {
+/**
+ * Decompresses a batch's records section. `maxOutputBytes` bounds the result: zlib stops at it while
+ * inflating; the other libraries decompress whole, so for them it is checked on the result.
+ */
+export function decompress(codec: Compression, input: Uint8Array, maxOutputBytes = Number.MAX_SAFE_INTEGER): Buffer {
+  let out: Buffer;
   switch (codec) {
     case 'none':
-      return asBuffer(input);
+      out = asBuffer(input);
+      break;
     case 'gzip':
-      return guard('gzip', 'decompress', () => zlib.gunzipSync(input));
+      out = guard('gzip', 'decompress', () => zlib.gunzipSync(input, { maxOutputLength: Math.min(maxOutputBytes, buffer.kMaxLength) }));
+      break;
     case 'snappy':
-      return snappyDecompress(input);
+      out = snappyDecompress(input);
+      break;
     case 'lz4':
-      return lz4Decompress(input);
+      out = lz4Decompress(input);
+      break;
     case 'zstd':
-      return zstdDecompress(input);
+      out = zstdDecompress(input);
+      break;
     default:
       throw unsupported(String(codec), `unknown compression type "${String(codec)}"`);
   }
+  if (out.length > maxOutputBytes) throw corrupt(codec, `decompresses to more than ${maxOutputBytes} bytes`);
+  return out;
 }
 
 /**

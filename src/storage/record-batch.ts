@@ -5,6 +5,7 @@
  */
 import type { Io } from '../io/types.js';
 import { KafkaError } from '../protocol/error-codes.js';
+import { CompressionError, compressionFromAttributes, decompress } from './compression.js';
 
 export const BASE_OFFSET_OFFSET = 0;
 export const BATCH_LENGTH_OFFSET = 8;
@@ -196,8 +197,11 @@ export function validateBatch(buf: Buffer, pos: number, io: Io, maxMessageBytes:
   if (attributes & TIMESTAMP_TYPE_MASK) {
     throw new KafkaError('INVALID_TIMESTAMP', 'producers must not set the timestamp type to LogAppendTime', { attributes });
   }
-  // Compressed records are trusted after the CRC: walking them would mean decompressing (KAFKA-NOTES §2.5).
   if (codec === 0) checkRecords(buf, pos + RECORDS_OFFSET, pos + size, recordsCount);
+  else {
+    const records = inflateRecords(buf, pos, size, attributes);
+    checkRecords(records, 0, records.length, recordsCount);
+  }
   return { position: pos, size, recordsCount, lastOffsetDelta, maxTimestamp: readInt64(buf, pos + MAX_TIMESTAMP_OFFSET) };
 }
 
@@ -215,6 +219,27 @@ export function validateRecords(buf: Buffer, io: Io, maxMessageBytes: number): V
     pos += batch.size;
   }
   return batches;
+}
+
+/**
+ * Largest records section a compressed batch may inflate to. Kafka sets no bound; one keeps a small,
+ * highly compressible request from claiming gigabytes of memory while it is validated.
+ */
+const MAX_INFLATED_RECORDS_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Decompresses a producer's batch so its records can be walked, as Kafka's LogValidator does; what is
+ * stored and served stays the compressed bytes as sent.
+ */
+function inflateRecords(buf: Buffer, pos: number, size: number, attributes: number): Buffer {
+  try {
+    return decompress(compressionFromAttributes(attributes), buf.subarray(pos + RECORDS_OFFSET, pos + size), MAX_INFLATED_RECORDS_BYTES);
+  } catch (err) {
+    if (err instanceof CompressionError && err.code === 'UNSUPPORTED_COMPRESSION_TYPE') {
+      throw new KafkaError('UNSUPPORTED_COMPRESSION_TYPE', err.message, { attributes });
+    }
+    throw new KafkaError('CORRUPT_MESSAGE', `compressed records do not decompress: ${(err as Error).message}`, { position: pos, attributes });
+  }
 }
 
 /** Thrown by the record walk; carries where it stopped making sense. */

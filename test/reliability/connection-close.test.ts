@@ -54,6 +54,8 @@ describe('ResponseQueue.close during a send', () => {
     const sending = queue.reserve();
     const waiting = queue.reserve();
     sending([Buffer.from('header'), { fd: 99, position: 0, length: 10 }], () => released.push('sending'));
+    // Responses filled in one turn are pumped together on the next tick.
+    await new Promise((r) => process.nextTick(r));
     expect(queue.busy).toBe(true);
     queue.close();
     waiting([Buffer.from('later')], () => released.push('waiting'));

@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KafkaError } from '../../src/protocol/error-codes.js';
 import {
@@ -159,9 +160,18 @@ describe('record batch view', () => {
       expect(codeOf(() => validateBatch(garbage, 0, io, MAX))).toBe(ErrorCode.INVALID_RECORD);
     });
 
-    it('but trusts the records of a compressed batch after its CRC (documented trade-off)', () => {
+    it('a compressed batch whose records do not decompress', () => {
       const b = buildBatch(records, { attributes: 0x01, rawRecords: Buffer.from('not really gzip') });
-      expect(() => validateBatch(b, 0, io, MAX)).not.toThrow();
+      expect(codeOf(() => validateBatch(b, 0, io, MAX))).toBe(ErrorCode.CORRUPT_MESSAGE);
+    });
+
+    it('a compressed batch that declares more records than it holds', () => {
+      const good = buildBatch(records);
+      const inner = good.subarray(61);
+      const b = buildBatch(records, { attributes: 0x01, rawRecords: zlib.gzipSync(inner.subarray(0, inner.length - 1)) });
+      expect(codeOf(() => validateBatch(b, 0, io, MAX))).toBe(ErrorCode.INVALID_RECORD);
+      const ok = buildBatch(records, { attributes: 0x01, rawRecords: zlib.gzipSync(inner) });
+      expect(() => validateBatch(ok, 0, io, MAX)).not.toThrow();
     });
 
     it('all of a request when one batch of several is bad', () => {
