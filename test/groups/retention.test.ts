@@ -34,6 +34,21 @@ async function joinAndSync(c: KafkaConnection, groupId: string): Promise<{ membe
   return { memberId: joined.memberId, generationId: joined.generationId };
 }
 
+describe('OffsetCommit retention near Long.MAX_VALUE', () => {
+  it('is kept as "never expires" instead of overflowing the stored expire timestamp', async () => {
+    const running = await startBroker({ port: 0, config: CONFIG });
+    try {
+      const c = await connect(running);
+      await createTopic(c, 'retained', 1);
+      const res = await commit(c, 2, 'g-long-max', -1, '', 7, 9_223_372_036_854_775_807);
+      expect(res.topics[0].partitions[0].errorCode).toBe(0);
+      expect(await committedOffset(c, 'g-long-max')).toBe(7);
+    } finally {
+      await running.close();
+    }
+  });
+});
+
 describe('offsets.retention.minutes', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'penstock-retention-'));
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));

@@ -732,7 +732,8 @@ export class GroupCoordinator {
   private async storeOffsets(group: GroupMetadata, p: OffsetCommitParams): Promise<number[]> {
     const maxMetadata = this.config['offset.metadata.max.bytes'];
     const now = this.wallClock();
-    const expireTimestamp = p.retentionTimeMs >= 0 ? now + p.retentionTimeMs : null;
+    // A retention near Long.MAX_VALUE means "never": keep the sum a valid int64 timestamp.
+    const expireTimestamp = p.retentionTimeMs >= 0 ? Math.min(now + p.retentionTimeMs, Number.MAX_SAFE_INTEGER) : null;
     const codes = p.offsets.map((o) => (o.metadata !== null && o.metadata.length > maxMetadata ? ErrorCode.OFFSET_METADATA_TOO_LARGE : ErrorCode.NONE));
     const accepted: { topic: string; partition: number; committed: CommittedOffset }[] = [];
     const records: OffsetsRecord[] = [];
