@@ -518,8 +518,9 @@ export class PartitionLog {
     this.flushedOffset = Math.max(this.flushedOffset, this.startOffset);
     const delay = this.config['file.delete.delay.ms'];
     for (const segment of doomed) {
-      segment.markDeleted(delay);
+      // Kept only until its files are unlinked (then, or at close): its indexes hold memory.
       if (delay > 0) this.deletedSegments.add(segment);
+      segment.markDeleted(delay, () => this.deletedSegments.delete(segment));
     }
     log.info({ ...this.context(), deleted: doomed.length, reason, logStartOffset: this.startOffset }, 'deleted old segments');
     return doomed.length;

@@ -205,6 +205,7 @@ export class LogSegment {
   private closed = false;
   private unlinkTimer: NodeJS.Timeout | null = null;
   private pendingUnlink: string[] = [];
+  private onUnlinked: (() => void) | null = null;
 
   private constructor(dir: string, baseOffset: number, io: Io, options: SegmentOptions, size: number, created: boolean) {
     this.dir = dir;
@@ -711,11 +712,13 @@ export class LogSegment {
 
   /**
    * Retention: renames the files to `.deleted` (a reader's fd keeps working), unlinks them after
-   * `delayMs`, and closes the read fd once the last reader has released it.
+   * `delayMs`, and closes the read fd once the last reader has released it. `onUnlinked` runs once the
+   * files are gone, so whoever keeps the segment for that can let it go.
    */
-  markDeleted(delayMs: number): void {
+  markDeleted(delayMs: number, onUnlinked?: () => void): void {
     if (this.deleted) return;
     this.deleted = true;
+    this.onUnlinked = onUnlinked ?? null;
     const files = [this.logPath, this.offsetIndex.path, this.timeIndex.path];
     const renamed: string[] = [];
     for (const file of files) {
@@ -750,6 +753,9 @@ export class LogSegment {
     this.unlinkTimer = null;
     for (const file of this.pendingUnlink) removeQuietly(file);
     this.pendingUnlink = [];
+    const done = this.onUnlinked;
+    this.onUnlinked = null;
+    done?.();
   }
 
   /** Removes the segment's files at once; only for segments nobody reads (recovery, loading). */
