@@ -72,6 +72,7 @@ describe('protocol fuzzing', () => {
       `${report.answered} answered, ${report.closed} closed, ${report.unanswered} acks=0, ${report.parked} parked, ${report.incomplete} incomplete frames; ` +
       `${report.connections} connections, ${report.healthChecks} health checks; mutations ${JSON.stringify(report.mutations)}`;
     console.log(summary);
+    for (const l of internal.slice(0, 3)) console.log(`[fuzz] broker-side failure: ${l.msg} (API ${String(l.apiKey)} v${String(l.apiVersion)})\n${String(l.err)}`);
     expect(report.failures, `[PENSTOCK_SEED=${seed}] ${summary}`).toEqual([]);
     expect(broker.alive, broker.describe()).toBe(true);
     expect(
