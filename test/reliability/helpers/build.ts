@@ -28,6 +28,19 @@ function hashSources(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** Builds of other source states, unused for an hour, are removed so /tmp does not fill up with them. */
+function removeStaleBuilds(keep: string): void {
+  const dir = path.dirname(keep);
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith('penstock-reliability-build-') || name.endsWith('.lock') || path.join(dir, name) === keep) continue;
+    try {
+      if (Date.now() - fs.statSync(path.join(dir, name)).mtimeMs > 3_600_000) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    } catch {
+      /* someone else removed it */
+    }
+  }
+}
+
 let built: Promise<string> | undefined;
 
 /** Builds (or finds) the private build; resolves with its root, which holds `dist/`. */
@@ -73,6 +86,7 @@ async function buildOnce(): Promise<string> {
     // tsc emits even when someone else's file has a type error right now; what matters is the output.
     if (!fs.existsSync(path.join(root, 'dist/cli/main.js'))) throw new Error(`build failed: ${tsc.stdout.toString()}${tsc.stderr}`);
     fs.writeFileSync(done, new Date().toISOString());
+    removeStaleBuilds(root);
     return root;
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
