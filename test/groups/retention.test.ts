@@ -43,6 +43,10 @@ describe('OffsetCommit retention near Long.MAX_VALUE', () => {
       const res = await commit(c, 2, 'g-long-max', -1, '', 7, 9_223_372_036_854_775_807);
       expect(res.topics[0].partitions[0].errorCode).toBe(0);
       expect(await committedOffset(c, 'g-long-max')).toBe(7);
+      // A committed offset of Long.MAX_VALUE itself is stored, not an encoder crash.
+      const max = await commit(c, 2, 'g-long-max-offset', -1, '', 9_223_372_036_854_775_807);
+      expect(max.topics[0].partitions[0].errorCode).toBe(0);
+      expect(await committedOffset(c, 'g-long-max-offset')).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
     } finally {
       await running.close();
     }

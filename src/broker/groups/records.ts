@@ -19,6 +19,9 @@
  * (offset commit value v4, group metadata value v4) are not written by Kafka 3.8 and are not read here.
  */
 
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
 /** Key versions: 0 and 1 are offset commits, 2 is group metadata (Kafka's GroupMetadataManager). */
@@ -116,9 +119,12 @@ class RecordWriter {
     return this;
   }
 
+  /** A JS number as int64, saturating at Long.MIN/MAX_VALUE (2^63 itself rounds up from Long.MAX_VALUE). */
   int64(v: number): this {
     this.ensure(8);
-    this.pos = this.buf.writeBigInt64BE(BigInt(v), this.pos);
+    const big = BigInt(Math.trunc(v));
+    const clamped = big > INT64_MAX ? INT64_MAX : big < INT64_MIN ? INT64_MIN : big;
+    this.pos = this.buf.writeBigInt64BE(clamped, this.pos);
     return this;
   }
 
